@@ -61,7 +61,8 @@ class Settings(BaseSettings):
             return value
         if value.startswith(("postgresql://", "postgres://")):
             return value
-        raise ValueError("must be sqlite:///relative.db, sqlite:////absolute.db or postgresql://...")
+        raise ValueError(
+            "must be sqlite:///relative.db, sqlite:////absolute.db or postgresql://...")
 
     @field_validator("retry_delays", mode="before")
     @classmethod
@@ -71,7 +72,7 @@ class Settings(BaseSettings):
             try:
                 delays = [int(p) for p in parts]
             except ValueError:
-                raise ValueError("must be comma-separated whole seconds, e.g. 30,300,1800") from None
+                raise ValueError("must be comma-separated seconds, e.g. 30,300,1800") from None
             if any(d <= 0 for d in delays):
                 raise ValueError("every delay must be greater than 0")
             return delays
@@ -84,7 +85,7 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment (and ``.env``); raise ``SettingsError`` on any problem."""
+    """Settings from the environment (and ``.env``); ``SettingsError`` on any problem."""
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:

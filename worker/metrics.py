@@ -24,6 +24,7 @@ __all__ = [
     "RATE_LIMIT_WAIT_SECONDS",
     "REPLAYS",
     "RETRIES_SCHEDULED",
+    "UNROUTABLE_EVENTS",
 ]
 
 MESSAGES = Counter(
@@ -90,3 +91,8 @@ LEDGER_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1),
 )
 BUILD_INFO = Info("onefile_worker_build", "Version of the running worker.")
+UNROUTABLE_EVENTS = Counter(
+    "onefile_worker_unroutable_events",
+    "Published messages the broker returned because no queue was bound for them.",
+    ["routing_key"],
+)

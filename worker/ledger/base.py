@@ -78,7 +78,9 @@ class Ledger(Protocol):
     ) -> Assignment:
         """Record (or take over) the intent; refuses to overwrite a completed assignment."""
 
-    async def save_progress(self, learner_id: int, course_code: str, progress: Progress) -> None: ...
+    async def save_progress(
+        self, learner_id: int, course_code: str, progress: Progress
+    ) -> None: ...
 
     async def complete(
         self,

@@ -105,7 +105,9 @@ def load_seed(path: str | Path | None = None) -> Seed:
 
 
 def parse_seed(raw: dict[str, Any]) -> Seed:
-    organisations = _unique("organisation", ((int(o["id"]), str(o["name"])) for o in raw["organisations"]))
+    organisations = _unique(
+        "organisation", ((int(o["id"]), str(o["name"])) for o in raw["organisations"])
+    )
     standards: dict[int, Standard] = {}
     units: dict[int, Unit] = {}
     for s in raw["standards"]:
