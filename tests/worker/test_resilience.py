@@ -1,0 +1,90 @@
+"""The worker survives the broker dropping it and stops cleanly when told to."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import time
+
+import httpx
+
+from tests.worker_fixture import enrolment
+
+
+def close_worker_connections() -> int:
+    """Have the broker close every connection named ``onefile-worker`` (as a restart would)."""
+    listing = subprocess.run(
+        ["rabbitmqctl", "-q", "list_connections", "pid", "client_properties"],
+        capture_output=True, text=True, check=True, timeout=60).stdout
+    pids = [line.split("\t", 1)[0] for line in listing.splitlines()
+            if re.search(r'"connection_name",\s*"?onefile-worker"?', line)
+            or "onefile-worker" in line]
+    for pid in pids:
+        subprocess.run(["rabbitmqctl", "-q", "close_connection", pid, "test: broker-side close"],
+                       capture_output=True, check=True, timeout=60)
+    return len(pids)
+
+
+async def collect(results, count: int, timeout_s: float = 120.0) -> dict[str, dict]:
+    events: dict[str, dict] = {}
+    deadline = time.monotonic() + timeout_s
+    while len(events) < count:
+        message = await results.get(no_ack=True, fail=False)
+        if message is None:
+            assert time.monotonic() < deadline, f"only {len(events)} of {count} events"
+            await asyncio.sleep(0.05)
+            continue
+        event = json.loads(message.body)
+        events[event["causation_id"]] = event
+    return events
+
+
+async def test_consumption_resumes_by_itself_after_the_broker_closes_the_connection(
+        broker, worker_factory, sandbox_factory):
+    sandbox = sandbox_factory(rate_limit=100_000, faults={"latency_ms": 20})
+    results = await broker.bind_results()
+    worker = worker_factory(sandbox, onefile_rate_limit_per_minute=100_000, prefetch=4)
+    bodies = [enrolment(2500 + i, "ST0116-L4") for i in range(60)]
+    for body in bodies:
+        await broker.publish(body)
+    events = await collect(results, 10)
+    assert close_worker_connections() >= 1
+    saw_unready = False
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ready = httpx.get(f"{worker.url}/readyz", timeout=2)
+        if ready.status_code == 503:
+            saw_unready = True
+            assert "RabbitMQ" in ready.text
+        elif saw_unready:
+            break
+        await asyncio.sleep(0.02)
+    assert saw_unready, "/readyz never reported the lost connection"
+    events.update(await collect(results, 60 - len(events)))
+    assert sorted(events) == sorted(b["event_id"] for b in bodies)
+    assert all(a["count"] == 1 for a in sandbox.stats()["assignments"])
+    assert worker.ready() and worker.process.poll() is None
+
+
+async def test_sigterm_finishes_in_flight_work_and_exits_0_within_20_seconds(
+        broker, worker_factory, sandbox_factory):
+    sandbox = sandbox_factory(rate_limit=100_000, faults={"latency_ms": 50})
+    results = await broker.bind_results()
+    worker = worker_factory(sandbox, onefile_rate_limit_per_minute=100_000)
+    bodies = [enrolment(2600 + i, "ST0116-L4") for i in range(80)]
+    for body in bodies:
+        await broker.publish(body)
+    events = await collect(results, 5)
+    started = time.monotonic()
+    assert worker.terminate(timeout_s=20) == 0
+    stop_s = time.monotonic() - started
+    lines = worker.log_lines()
+    assert any(line["event"] == "stopped" for line in lines)
+    successor = worker_factory(sandbox, onefile_rate_limit_per_minute=100_000)
+    events.update(await collect(results, 80 - len(events)))
+    assert sorted(events) == sorted(b["event_id"] for b in bodies)
+    assert all(a["count"] == 1 for a in sandbox.stats()["assignments"])
+    assert successor.ready()
+    print(f"\nSIGTERM to exit: {stop_s:.2f}s")
