@@ -53,14 +53,15 @@ async def test_consumption_resumes_by_itself_after_the_broker_closes_the_connect
     assert close_worker_connections() >= 1
     saw_unready = False
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        ready = httpx.get(f"{worker.url}/readyz", timeout=2)
-        if ready.status_code == 503:
-            saw_unready = True
-            assert "RabbitMQ" in ready.text
-        elif saw_unready:
-            break
-        await asyncio.sleep(0.02)
+    async with httpx.AsyncClient(timeout=2) as http:
+        while time.monotonic() < deadline:
+            ready = await http.get(f"{worker.url}/readyz")
+            if ready.status_code == 503:
+                saw_unready = True
+                assert "RabbitMQ" in ready.text
+            elif saw_unready:
+                break
+            await asyncio.sleep(0.02)
     assert saw_unready, "/readyz never reported the lost connection"
     events.update(await collect(results, 60 - len(events)))
     assert sorted(events) == sorted(b["event_id"] for b in bodies)
