@@ -13,6 +13,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from worker.config import Settings, SettingsError, load_settings
+from worker.errors import ConfigurationError
 from worker.mapping import Mapping, MappingError, load_mapping
 
 __all__ = ["app"]
@@ -122,6 +123,8 @@ def mapping_check() -> None:
     mapping = _mapping(settings)
     try:
         problems = asyncio.run(check_mapping(settings, mapping))
+    except ConfigurationError as exc:
+        fail(str(exc), 2)
     except Exception as exc:
         fail(f"cannot check the mapping: {exc}")
     if problems:
