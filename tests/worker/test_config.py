@@ -52,7 +52,7 @@ def test_an_invalid_value_fails_with_one_line_naming_the_variable(monkeypatch, n
 
 def test_a_missing_customer_token_is_named(monkeypatch):
     monkeypatch.delenv("ONEFILE_CUSTOMER_TOKEN")
-    with pytest.raises(SettingsError, match="^ONEFILE_CUSTOMER_TOKEN is required"):
+    with pytest.raises(SettingsError, match=r"^ONEFILE_CUSTOMER_TOKEN is required"):
         load_settings()
 
 
