@@ -36,6 +36,7 @@ class Kind(Enum):
     AUTH = "auth"
     SEARCH = "search"
     ASSIGN = "assign"
+    UNROUTED = "unrouted"  # counted and limited like any call, then 404 without auth
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -195,8 +196,8 @@ def guarded(name: str, kind: Kind, handler: Handler) -> Callable[[Request], Awai
             if sandbox.config.retry_after:
                 headers = {"Retry-After": SlidingWindow.retry_after_header(wait_s)}
             return error(429, "Too Many Requests", headers)
-        if handler is unknown:
-            return await unknown(request, sandbox)
+        if kind is Kind.UNROUTED:
+            return await handler(request, sandbox)
         faults = sandbox.faults
         if faults.config.down:
             faults.record(Fault.DOWN)
@@ -261,6 +262,6 @@ def api_routes() -> list[Route]:
         Route(f"{BASE_PATH}/{path}", guarded(name, kind, handler), methods=["POST"], name=name)
         for path, name, kind, handler in _ENDPOINTS
     ]
-    catch_all = guarded(UNKNOWN_ENDPOINT, Kind.SEARCH, unknown)
+    catch_all = guarded(UNKNOWN_ENDPOINT, Kind.UNROUTED, unknown)
     routes.append(Route(f"{BASE_PATH}/{{rest:path}}", catch_all, methods=_ALL_METHODS))
     return routes
