@@ -1,21 +1,15 @@
-"""The Onefile API v2.1 client: endpoints, paging and the retry policy.
+"""The Onefile API v2.1 client: endpoints, paging, and the layers every call passes.
 
 Layers, outermost first, each adding one concern::
 
-    OnefileClient        endpoints, paging, retries (tenacity), error translation (policy.py)
-    └── httpx.AsyncClient + OnefileAuth      session token: fetch, refresh, one resend on 401
-        └── RateLimitedTransport             at most N calls in any window, as Onefile counts
-            └── InstrumentedTransport        metrics for every call, body read in the call
-                └── transport                httpx's HTTP transport (or a test's MockTransport)
+    OnefileClient                    endpoints, paging, reading answers into models
+    └── Caller (calls.py)            retries and 429 waits; what each outcome means (policy.py)
+        └── httpx.AsyncClient + OnefileAuth  session token: fetch, refresh, resend once on 401
+            └── RateLimitedTransport         at most N calls in any window, as Onefile counts
+                └── InstrumentedTransport    metrics for every call, body read in the call
+                    └── transport            httpx's HTTP transport (or a test's MockTransport)
 
-Two retry loops, so a 429 is never counted as a failure:
-
-* the outer loop retries :class:`~worker.onefile.policy.Retryable` failures up to
-  ``max_attempts`` times with full-jitter exponential backoff (``backoff_base_s`` doubling,
-  capped at ``backoff_max_s``), then raises :class:`TransientError`;
-* the inner loop resends after a 429 (``Retry-After`` if given, else jittered exponential
-  backoff) and pauses the shared limiter for that long, until ``max_429_wait_s`` after the
-  call started, then raises :class:`TransientError` with ``status_code=429``.
+Retries and 429 waits live in ``calls.py``, the decisions behind them in ``policy.py``.
 
 Assigns are not idempotent: a failure after the request may have reached Onefile raises
 :class:`AmbiguousError` immediately and is never resent here; the caller looks at the
@@ -25,43 +19,23 @@ learner's aims before assigning again.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-import structlog
 from pydantic import BaseModel, SecretStr, ValidationError
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-    wait_random,
-    wait_random_exponential,
-)
 
 from worker.errors import AmbiguousError, TransientError
 from worker.onefile.auth import OnefileAuth
-from worker.onefile.instrument import ENDPOINT_EXTENSION, CallCounter, InstrumentedTransport
+from worker.onefile.calls import Caller
+from worker.onefile.instrument import CallCounter, InstrumentedTransport
 from worker.onefile.models import FrameworkTemplate, LearningAim, Standard, Unit, UnitSummary, User
-from worker.onefile.policy import (
-    RateLimited,
-    Retryable,
-    classify_exception,
-    classify_response,
-    stop_at_deadline,
-    wait_retry_after_or,
-)
 from worker.onefile.ratelimit import RateLimitedTransport, SlidingWindowLimiter
 
 __all__ = ["ClientStats", "OnefileClient"]
-
-log = structlog.get_logger(__name__)
 
 Record = TypeVar("Record", bound=BaseModel)
 
@@ -104,21 +78,13 @@ class OnefileClient:
                  window_s: float = 60.0) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
         self._base_url = base_url.rstrip("/")
         self._customer_token = (customer_token if isinstance(customer_token, SecretStr)
                                 else SecretStr(customer_token))
         self._page_size = page_size
-        self._max_attempts = max_attempts
-        self._max_429_wait_s = max_429_wait_s
-        self._backoff_base_s = backoff_base_s
-        self._backoff_max_s = backoff_max_s
-        self._clock = time.monotonic
         self.limiter = SlidingWindowLimiter(rate_limit_per_minute, window_s)
         self._counter = CallCounter()
-        self._retries = 0
-        self._ambiguous = 0
+        self._unreadable_ids = 0
         self._auth = OnefileAuth(self._base_url, self._customer_token,
                                  token_refresh_s=token_refresh_s)
         stack = RateLimitedTransport(
@@ -127,6 +93,9 @@ class OnefileClient:
         self._http = httpx.AsyncClient(
             base_url=self._base_url + "/", auth=self._auth, transport=stack,
             timeout=httpx.Timeout(timeout_s), headers={"Accept": "application/json"})
+        self._caller = Caller(self._http, self.limiter, max_attempts=max_attempts,
+                              max_429_wait_s=max_429_wait_s, backoff_base_s=backoff_base_s,
+                              backoff_max_s=backoff_max_s, redact=self._auth.redact)
 
     def __repr__(self) -> str:
         return (f"OnefileClient(base_url={self._base_url!r}, "
@@ -146,8 +115,9 @@ class OnefileClient:
     def stats(self) -> ClientStats:
         c = self._counter
         return ClientStats(calls=c.calls, tokens_issued=self._auth.tokens_issued,
-                           retries=self._retries, rate_limited=c.rate_limited,
-                           ambiguous=self._ambiguous, server_errors=c.server_errors,
+                           retries=self._caller.retries, rate_limited=c.rate_limited,
+                           ambiguous=self._caller.ambiguous + self._unreadable_ids,
+                           server_errors=c.server_errors,
                            timeouts=c.timeouts, connection_errors=c.connection_errors)
 
     # Framework templates -------------------------------------------------------------
@@ -161,7 +131,7 @@ class OnefileClient:
     async def assign_framework_template(self, template_id: int, user_id: int, *,
                                         only_change_assigned: bool = False) -> None:
         flag = "true" if only_change_assigned else "false"
-        await self._post("FrameworkTemplate/Assign",
+        await self._caller.post("FrameworkTemplate/Assign",
                          f"FrameworkTemplate/{template_id}/Assign/{user_id}/{flag}",
                          {}, idempotent=False)
 
@@ -175,7 +145,7 @@ class OnefileClient:
 
     async def assign_standard(self, standard_id: int, learner_id: int) -> int:
         """Assign a standard; returns the new LearningAim ID."""
-        response = await self._post("Standard/Assign",
+        response = await self._caller.post("Standard/Assign",
                                     f"Standard/{standard_id}/Assign/{learner_id}",
                                     {}, idempotent=False)
         return self._new_id(response, "Standard/Assign")
@@ -186,7 +156,7 @@ class OnefileClient:
 
     async def assign_unit(self, unit_id: int | str, learner_id: int, standard_id: int) -> int:
         """Assign a unit under a standard; returns the new UnitSummary ID."""
-        response = await self._post("Unit/Assign",
+        response = await self._caller.post("Unit/Assign",
                                     f"Unit/{quote(str(unit_id), safe='')}/Assign/"
                                     f"{learner_id}/{standard_id}",
                                     {}, idempotent=False)
@@ -226,7 +196,7 @@ class OnefileClient:
 
     async def _search(self, endpoint: str, path: str,
                       body: dict[str, Any]) -> list[dict[str, Any]]:
-        response = await self._post(endpoint, path, body, idempotent=True)
+        response = await self._caller.post(endpoint, path, body, idempotent=True)
         if response.status_code == 204 or not response.content.strip():
             return []
         try:
@@ -237,85 +207,6 @@ class OnefileClient:
             raise TransientError(f"Onefile {endpoint} answered a body that is not a list of "
                                  "records", status_code=response.status_code)
         return items
-
-    async def _post(self, endpoint: str, path: str, body: dict[str, Any], *,
-                    idempotent: bool) -> httpx.Response:
-        """One logical call: failures retried (if safe), 429s waited out, errors translated."""
-        deadline = self._clock() + self._max_429_wait_s
-        failures = AsyncRetrying(
-            retry=retry_if_exception_type(Retryable),
-            stop=stop_after_attempt(self._max_attempts),
-            wait=wait_random_exponential(multiplier=self._backoff_base_s,
-                                         max=self._backoff_max_s),
-            before_sleep=self._on_failure(endpoint),
-            reraise=True,
-        )
-        try:
-            return await failures(self._send_past_429s, endpoint, path, body, idempotent,
-                                  deadline)
-        except Retryable as exc:
-            raise TransientError(f"Onefile {endpoint} failed {self._max_attempts} times, "
-                                 f"last: {exc}", status_code=exc.status_code) from exc
-        except RateLimited as exc:
-            raise TransientError(f"Onefile {endpoint} still answered 429 after "
-                                 f"{self._max_429_wait_s:g}s of waiting", status_code=429,
-                                 retry_after_s=exc.retry_after_s) from exc
-
-    async def _send_past_429s(self, endpoint: str, path: str, body: dict[str, Any],
-                              idempotent: bool, deadline: float) -> httpx.Response:
-        waits = AsyncRetrying(
-            retry=retry_if_exception_type(RateLimited),
-            stop=stop_at_deadline(deadline, self._clock),
-            wait=wait_retry_after_or(
-                wait_exponential(multiplier=self._backoff_base_s, max=self._backoff_max_s)
-                + wait_random(0, self._backoff_base_s)),
-            before_sleep=self._on_429(endpoint),
-            reraise=True,
-        )
-        return await waits(self._send_once, endpoint, path, body, idempotent)
-
-    async def _send_once(self, endpoint: str, path: str, body: dict[str, Any],
-                         idempotent: bool) -> httpx.Response:
-        request = self._http.build_request("POST", path, json=body,
-                                           extensions={ENDPOINT_EXTENSION: endpoint})
-        try:
-            response = await self._http.send(request)
-        except httpx.RequestError as exc:
-            failure = classify_exception(exc, endpoint, idempotent=idempotent)
-            self._count_ambiguous(failure)
-            raise failure from exc
-        try:
-            return classify_response(response, endpoint, idempotent=idempotent,
-                                     redact=self._redact)
-        except AmbiguousError as failure:
-            self._count_ambiguous(failure)
-            raise
-
-    def _on_failure(self, endpoint: str) -> Callable[[RetryCallState], None]:
-        def hook(state: RetryCallState) -> None:
-            self._retries += 1
-            exc = state.outcome.exception() if state.outcome else None
-            log.warning("Onefile call failed; retrying after a backoff", endpoint=endpoint,
-                        attempt=state.attempt_number, max_attempts=self._max_attempts,
-                        wait_s=round(state.upcoming_sleep, 3), error=str(exc))
-        return hook
-
-    def _on_429(self, endpoint: str) -> Callable[[RetryCallState], None]:
-        def hook(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            retry_after = exc.retry_after_s if isinstance(exc, RateLimited) else None
-            self.limiter.block_for(state.upcoming_sleep)
-            log.warning("Onefile answered 429 Too Many Requests; pausing calls before resending",
-                        endpoint=endpoint, wait_s=round(state.upcoming_sleep, 3),
-                        retry_after_s=retry_after)
-        return hook
-
-    def _count_ambiguous(self, failure: Exception) -> None:
-        if isinstance(failure, AmbiguousError):
-            self._ambiguous += 1
-
-    def _redact(self, text: str) -> str:
-        return self._auth.redact(text)
 
     # Parsing -------------------------------------------------------------------------
 
@@ -340,7 +231,7 @@ class OnefileClient:
             value = int(value.strip())
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        self._ambiguous += 1
+        self._unreadable_ids += 1
         raise AmbiguousError(f"Onefile {endpoint} answered {response.status_code} without a "
                              "readable new ID: the assignment probably took effect",
                              status_code=response.status_code)

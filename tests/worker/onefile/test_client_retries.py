@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -122,8 +123,7 @@ async def test_a_429_is_resent_without_spending_an_attempt(fake: FakeOnefile,
     assert client.stats.retries == 0
 
 
-async def test_a_429_honours_retry_after_and_pauses_the_limiter(
-        fake: FakeOnefile, make_client: MakeClient) -> None:
+async def test_a_429_honours_retry_after(fake: FakeOnefile, make_client: MakeClient) -> None:
     fake.script("Standard/Search", httpx.Response(429, headers={"Retry-After": "0.2"}))
     client = make_client(backoff_base_s=5.0, backoff_max_s=5.0)
     started = time.monotonic()
@@ -133,17 +133,41 @@ async def test_a_429_honours_retry_after_and_pauses_the_limiter(
     waits = [e for e in logs if e["event"].startswith("Onefile answered 429")]
     assert [(e["wait_s"], e["retry_after_s"], e["endpoint"]) for e in waits] == [
         (0.2, 0.2, "Standard/Search")]
-    assert client.limiter._log.blocked_until > 0
+
+
+async def test_a_429_pauses_every_other_call_for_the_wait(fake: FakeOnefile,
+                                                          make_client: MakeClient) -> None:
+    limited = asyncio.Event()
+    arrivals: dict[str, float] = {}
+
+    def too_many(request: httpx.Request) -> httpx.Response:
+        arrivals["429"] = time.monotonic()
+        limited.set()
+        return httpx.Response(429, headers={"Retry-After": "0.3"})
+
+    def users(request: httpx.Request) -> httpx.Response:
+        arrivals["other"] = time.monotonic()
+        return httpx.Response(204)
+
+    fake.script("Standard/Search", too_many)
+    fake.script("User/Search", users)
+    client = make_client()
+    first = asyncio.create_task(client.search_standards())
+    await asyncio.wait_for(limited.wait(), 5)  # the 429's wait has begun by now
+    await asyncio.wait_for(asyncio.gather(first, client.search_users()), 5)
+    assert arrivals["other"] - arrivals["429"] >= 0.3 - 1e-6
 
 
 async def test_429s_past_the_wait_budget_raise_transient_429(fake: FakeOnefile,
                                                              make_client: MakeClient) -> None:
     fake.script("Standard/Search", *[httpx.Response(429, headers={"Retry-After": "0.05"})] * 50)
+    started = time.monotonic()
     with pytest.raises(TransientError) as caught:
-        await make_client(max_429_wait_s=0.12).search_standards()
+        await make_client(max_429_wait_s=0.3).search_standards()
+    assert time.monotonic() - started < 1.0  # bounded by the budget, not by 50 answers
     assert caught.value.status_code == 429
     assert caught.value.retry_after_s == 0.05
-    assert 2 <= len(fake.paths("Standard/Search")) <= 4
+    assert 2 <= len(fake.paths("Standard/Search")) <= 7
 
 
 async def test_a_retry_after_longer_than_the_budget_raises_at_once(
