@@ -132,8 +132,8 @@ class OnefileClient:
                                         only_change_assigned: bool = False) -> None:
         flag = "true" if only_change_assigned else "false"
         await self._caller.post("FrameworkTemplate/Assign",
-                         f"FrameworkTemplate/{template_id}/Assign/{user_id}/{flag}",
-                         {}, idempotent=False)
+                                f"FrameworkTemplate/{template_id}/Assign/{user_id}/{flag}",
+                                {}, idempotent=False)
 
     # Standards and units -------------------------------------------------------------
 
@@ -146,8 +146,8 @@ class OnefileClient:
     async def assign_standard(self, standard_id: int, learner_id: int) -> int:
         """Assign a standard; returns the new LearningAim ID."""
         response = await self._caller.post("Standard/Assign",
-                                    f"Standard/{standard_id}/Assign/{learner_id}",
-                                    {}, idempotent=False)
+                                           f"Standard/{standard_id}/Assign/{learner_id}",
+                                           {}, idempotent=False)
         return self._new_id(response, "Standard/Assign")
 
     async def search_units(self, *, standard_id: int | None = None) -> list[Unit]:
@@ -156,10 +156,8 @@ class OnefileClient:
 
     async def assign_unit(self, unit_id: int | str, learner_id: int, standard_id: int) -> int:
         """Assign a unit under a standard; returns the new UnitSummary ID."""
-        response = await self._caller.post("Unit/Assign",
-                                    f"Unit/{quote(str(unit_id), safe='')}/Assign/"
-                                    f"{learner_id}/{standard_id}",
-                                    {}, idempotent=False)
+        path = f"Unit/{quote(str(unit_id), safe='')}/Assign/{learner_id}/{standard_id}"
+        response = await self._caller.post("Unit/Assign", path, {}, idempotent=False)
         return self._new_id(response, "Unit/Assign")
 
     # Paged searches ------------------------------------------------------------------

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from tenacity import AsyncRetrying, RetryCallState, wait_fixed
 
 from worker.errors import AmbiguousError, ConfigurationError, OnefileRejectedError
 from worker.onefile.instrument import ENDPOINT_EXTENSION
@@ -17,6 +18,8 @@ from worker.onefile.policy import (
     classify_response,
     onefile_message,
     parse_retry_after,
+    stop_at_deadline,
+    wait_retry_after_or,
 )
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
@@ -133,3 +136,26 @@ def test_a_read_timeout_on_authentication_before_an_assign_is_retryable() -> Non
     failure = classify_exception(_exc(httpx.ReadTimeout, "Authentication"), "Unit/Assign",
                                  idempotent=False)
     assert isinstance(failure, Retryable)
+
+
+def _state(exc: BaseException, upcoming_sleep: float = 0.0) -> RetryCallState:
+    state = RetryCallState(AsyncRetrying(), fn=None, args=(), kwargs={})
+    state.set_exception((type(exc), exc, None))
+    state.upcoming_sleep = upcoming_sleep
+    return state
+
+
+def test_a_429_wait_is_the_retry_after_when_given() -> None:
+    wait = wait_retry_after_or(wait_fixed(9))
+    assert wait(_state(RateLimited(2.5))) == 2.5
+
+
+def test_a_429_wait_falls_back_to_backoff_without_retry_after() -> None:
+    wait = wait_retry_after_or(wait_fixed(9))
+    assert wait(_state(RateLimited(None))) == 9
+
+
+def test_the_429_budget_stops_before_a_wait_that_would_end_past_the_deadline() -> None:
+    stop = stop_at_deadline(deadline=10.0, clock=lambda: 8.0)
+    assert not stop(_state(RateLimited(None), upcoming_sleep=2.0))
+    assert stop(_state(RateLimited(None), upcoming_sleep=2.1))
