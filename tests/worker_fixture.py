@@ -172,6 +172,18 @@ class WorkerProcess:
                     total += sample.value
         return total
 
+    def wait_metric(self, name: str, expected: float, timeout_s: float = 10.0,
+                    **labels: str) -> float:
+        """Poll /metrics until the sample equals ``expected`` (results are published before
+        the ack that counts them, so a scrape right after an event may be early)."""
+        deadline = time.monotonic() + timeout_s
+        while (value := self.metric(name, **labels)) != expected:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{name}{labels} is {value}, expected {expected}: "
+                                     + "\n".join(line for line in httpx.get(f"{self.url}/metrics").text.splitlines() if line.startswith("onefile_worker_m")))
+            time.sleep(0.05)
+        return value
+
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)

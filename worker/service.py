@@ -110,12 +110,19 @@ class Service:
                     await asyncio.wait_for(self.stopping.wait(), delay)
                 delay = min(delay * 2, 30.0)
                 continue
-            self.connection.reconnect_callbacks.add(
-                lambda *_: log.info("reconnected to RabbitMQ; consumer restored"))
-            self.connection.close_callbacks.add(
-                lambda *_: log.warning("connection to RabbitMQ lost; reconnecting"))
+            self.connection.reconnect_callbacks.add(self._on_reconnect)
+            self.connection.close_callbacks.add(self._on_connection_lost)
             return True
         return False
+
+    def _on_connection_lost(self, *_: object) -> None:
+        CONSUMERS_ACTIVE.set(0)
+        if not self.stopping.is_set():
+            log.warning("connection to RabbitMQ lost; reconnecting")
+
+    def _on_reconnect(self, *_: object) -> None:
+        CONSUMERS_ACTIVE.set(1 if self.consumer_tag else 0)
+        log.info("reconnected to RabbitMQ; consumer restored")
 
     async def _start_consuming(self) -> None:
         assert self.connection and self.ledger and self.client
