@@ -179,8 +179,7 @@ class WorkerProcess:
         deadline = time.monotonic() + timeout_s
         while (value := self.metric(name, **labels)) != expected:
             if time.monotonic() > deadline:
-                raise AssertionError(f"{name}{labels} is {value}, expected {expected}: "
-                                     + "\n".join(line for line in httpx.get(f"{self.url}/metrics").text.splitlines() if line.startswith("onefile_worker_m")))
+                raise AssertionError(f"{name}{labels} is {value}, expected {expected}")
             time.sleep(0.05)
         return value
 
