@@ -89,7 +89,9 @@ class Assigner:
                         plan: CoursePlan, record: Assignment | None) -> Assignment:
         aims = await self.client.search_learning_aims(learner_id)
         if record is not None:
-            new = _new_aims(aims, record.aims_before)
+            # Aims that other courses' assignments created since the snapshot are theirs.
+            claimed, _ = await self._claimed(learner_id, course_code)
+            new = _new_aims(aims, [*record.aims_before, *claimed])
             if new:
                 log.info("an earlier attempt's assignment had taken effect; not assigning again",
                          event_id=event_id, learner_id=learner_id, course_code=course_code,
@@ -118,6 +120,16 @@ class Assigner:
         else:
             new = _new_aims(await self.client.search_learning_aims(learner_id), before)
         return await self._complete_template(learner_id, course_code, new)
+
+    async def _claimed(self, learner_id: int, course_code: str) -> tuple[set[int], set[int]]:
+        """Aim and unit-summary IDs the ledger attributes to the learner's other courses."""
+        aims: set[int] = set()
+        units: set[int] = set()
+        for other in await self.ledger.assignments_of(learner_id):
+            if other.course_code != course_code:
+                aims.update(other.learning_aim_ids, other.progress.aims.values())
+                units.update(other.unit_summary_ids, other.progress.units.values())
+        return aims, units
 
     async def _complete_template(self, learner_id: int, course_code: str,
                                  new_aims: list[LearningAim]) -> Assignment:
@@ -193,8 +205,9 @@ class Assigner:
         if not wanted_aims and not wanted_units:
             return
         changed = False
+        claimed_aims, claimed_units = await self._claimed(learner_id, record.course_code)
         if wanted_aims:
-            known = set(record.aims_before) | set(progress.aims.values())
+            known = set(record.aims_before) | set(progress.aims.values()) | claimed_aims
             for aim in await self.client.search_learning_aims(learner_id):
                 if aim.id not in known and aim.standard_id in wanted_aims:
                     progress.aims[aim.standard_id] = aim.id
@@ -202,7 +215,8 @@ class Assigner:
                     known.add(aim.id)
                     changed = True
         if wanted_units:
-            known = set(record.units_before or ()) | set(progress.units.values())
+            known = (set(record.units_before or ()) | set(progress.units.values())
+                     | claimed_units)
             for summary in await self.client.search_unit_summaries(learner_id):
                 if summary.id in known:
                     continue

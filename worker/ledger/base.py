@@ -66,6 +66,9 @@ class Ledger(Protocol):
 
     async def assignment(self, learner_id: int, course_code: str) -> Assignment | None: ...
 
+    async def assignments_of(self, learner_id: int) -> list[Assignment]:
+        """Every assignment recorded for the learner, done or not, any course."""
+
     async def begin(
         self,
         learner_id: int,

@@ -103,6 +103,14 @@ class SqliteLedger:
                 row = await cur.fetchone()
         return None if row is None else _row_to_assignment(row)
 
+    async def assignments_of(self, learner_id: int) -> list[Assignment]:
+        with LEDGER_SECONDS.labels("assignments_of").time():
+            async with self.db.execute(
+                "SELECT * FROM assignments WHERE learner_id = ?", (learner_id,)
+            ) as cur:
+                rows = await cur.fetchall()
+        return [_row_to_assignment(row) for row in rows]
+
     async def begin(
         self,
         learner_id: int,
