@@ -25,6 +25,9 @@ _BROKER_HEADERS = ("x-death", "x-delivery-count", "x-first-death-exchange",
                    "x-first-death-queue", "x-first-death-reason", "x-last-death-exchange",
                    "x-last-death-queue", "x-last-death-reason")
 DETAIL_MAX_CHARS = 1000
+#: How long a publish may wait for the broker's confirm before it counts as failed (a broker
+#: under a memory alarm blocks publishers; the delivery is then handed back, not lost).
+CONFIRM_TIMEOUT_S = 30.0
 
 
 def attempt_of(message: AbstractIncomingMessage) -> int:
@@ -76,6 +79,7 @@ class Publisher:
             ),
             routing_key=routing_key,
             mandatory=True,
+            timeout=CONFIRM_TIMEOUT_S,
         )
 
     def _copy(self, message: AbstractIncomingMessage, headers: dict) -> aio_pika.Message:
@@ -110,7 +114,8 @@ class Publisher:
             },
         )
         await self.channel.default_exchange.publish(
-            self._copy(message, headers), routing_key=DEAD_QUEUE, mandatory=True)
+            self._copy(message, headers), routing_key=DEAD_QUEUE, mandatory=True,
+            timeout=CONFIRM_TIMEOUT_S)
 
     async def retry_later(self, message: AbstractIncomingMessage, *, delay_s: int,
                           next_attempt: int, detail: str) -> None:
@@ -125,4 +130,5 @@ class Publisher:
             },
         )
         await self.channel.default_exchange.publish(
-            self._copy(message, headers), routing_key=retry_queue_name(delay_s), mandatory=True)
+            self._copy(message, headers), routing_key=retry_queue_name(delay_s), mandatory=True,
+            timeout=CONFIRM_TIMEOUT_S)

@@ -168,24 +168,26 @@ class Service:
             await self._hand_back(message)
             if not self.paused:
                 self.paused = f"configuration problem: {exc}"
-                log.error("stopping consumption: the worker is misconfigured", error=str(exc))
-                await self._stop_consuming()
+                log.error("pausing consumption: the worker is misconfigured; "
+                          "checking again with backoff", error=str(exc))
         except Exception:
             log.exception("could not settle a message; handing it back",
                           message_id=message.message_id)
             await self._hand_back(message)
         finally:
             IN_FLIGHT.dec()
-        if self.circuit.is_open and self._probe is None and not self.stopping.is_set():
-            self._probe = asyncio.create_task(self._probe_until_closed())
+        if (self.circuit.is_open or self.paused) and self._probe is None \
+                and not self.stopping.is_set():
+            self._probe = asyncio.create_task(self._probe_until_healthy())
 
     @staticmethod
     async def _hand_back(message: AbstractIncomingMessage) -> None:
         with contextlib.suppress(Exception):
             await message.nack(requeue=True)
 
-    async def _probe_until_closed(self) -> None:
-        """While the circuit is open: no consumer, one cheap Onefile call per backoff step."""
+    async def _probe_until_healthy(self) -> None:
+        """Paused (circuit open or token rejected): no consumer, one cheap call per backoff
+        step until Onefile answers and accepts the token again."""
         assert self.client is not None
         await self._stop_consuming()
         try:
@@ -200,12 +202,15 @@ class Service:
                     log.warning("Onefile still failing", error=str(exc), retry_in_s=delay)
                     continue
                 except ConfigurationError as exc:
-                    self.paused = f"configuration problem: {exc}"
-                    log.error("stopping consumption: the worker is misconfigured", error=str(exc))
-                    return
+                    log.warning("Onefile still rejects the configuration", error=str(exc),
+                                retry_in_s=delay)
+                    continue
                 except Exception as exc:  # an answer, even a rejection, means Onefile is up
                     log.info("Onefile answered the probe", answer=type(exc).__name__)
                 self.circuit.close()
+                if self.paused:
+                    log.info("configuration accepted again; resuming consumption")
+                    self.paused = None
                 await self._consume()
                 return
         finally:

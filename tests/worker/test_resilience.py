@@ -89,3 +89,27 @@ async def test_sigterm_finishes_in_flight_work_and_exits_0_within_20_seconds(
     assert all(a["count"] == 1 for a in sandbox.stats()["assignments"])
     assert successor.ready()
     print(f"\nSIGTERM to exit: {stop_s:.2f}s")
+
+
+async def test_a_rejected_customer_token_pauses_consumption_without_dead_lettering(
+        broker, worker_factory, sandbox):
+    worker = worker_factory(sandbox, ready=False, onefile_customer_token="not-the-token",
+                            circuit_probe_max_s=1)
+    worker.wait_ready()
+    body = enrolment(1401, "ST0116-L4")
+    await broker.publish(body)
+    deadline = time.monotonic() + 30
+    async with httpx.AsyncClient(timeout=2) as http:
+        while (ready := await http.get(f"{worker.url}/readyz")).status_code == 200:
+            assert time.monotonic() < deadline, "the worker never reported the bad token"
+            await asyncio.sleep(0.05)
+    assert "configuration problem" in ready.text and "ONEFILE_CUSTOMER_TOKEN" in ready.text
+    assert await broker.depth("onefile-worker.dead") == 0
+    errors = [line for line in worker.log_lines() if line["level"] == "error"]
+    assert len(errors) == 1 and "misconfigured" in errors[0]["event"]
+    assert "not-the-token" not in worker.output()
+    worker.kill()
+    deadline = time.monotonic() + 10
+    while await broker.depth("onefile-worker.enrolments") != 1:  # handed back, not lost
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
