@@ -83,8 +83,11 @@ def dlq_list(
 
     _check_reason(reason)
     settings = _settings_for_tools()
+    _quiet_broker_logs()
     try:
         letters = asyncio.run(list_dead_letters(settings.amqp_url, reason=reason, limit=limit))
+    except KeyboardInterrupt:
+        fail("interrupted; every dead letter stays where it was")
     except Exception as exc:
         fail(f"cannot list dead letters: {exc}")
     print_dead_letters(letters, as_json=json_output)
@@ -102,10 +105,13 @@ def dlq_replay(
 
     _check_reason(reason)
     settings = _settings_for_tools()
+    _quiet_broker_logs()
     try:
         moved = asyncio.run(replay_dead_letters(
             settings.amqp_url, reason=reason, limit=limit, dry_run=dry_run,
             progress=not json_output and sys.stderr.isatty()))
+    except KeyboardInterrupt:
+        fail("interrupted; what was not moved is still in the dead-letter queue")
     except Exception as exc:
         fail(f"replay stopped: {exc}")
     if json_output:
@@ -134,6 +140,16 @@ def mapping_check() -> None:
         raise typer.Exit(1)
     typer.echo(f"{settings.mapping_file}: {len(mapping.courses)} course(s), "
                "all IDs known to Onefile")
+
+
+def _quiet_broker_logs() -> None:
+    """The DLQ tools report a broker failure as one line: keep aio-pika's own log lines
+    (printed by logging's last-resort handler when nothing is configured) off stderr."""
+    import logging
+
+    for name in ("aio_pika", "aiormq"):
+        logging.getLogger(name).addHandler(logging.NullHandler())
+        logging.getLogger(name).propagate = False
 
 
 def _settings_for_tools() -> Settings:
