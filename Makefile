@@ -40,7 +40,8 @@ demo: venv rabbitmq
 	$(PY) -m worker.demo
 
 bench: venv rabbitmq
-	$(PY) bench/client_faults.py
+	$(PY) -m bench.client_faults
+	$(PY) -m bench.pipeline
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .run *.db
