@@ -26,6 +26,7 @@ import aio_pika
 import httpx
 from rich.console import Console
 
+from worker.dlq import list_dead_letters, print_dead_letters
 from worker.topology import DEAD_QUEUE, declare
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,11 +111,11 @@ async def _flow(amqp_url: str, once: bool) -> None:
             _show(message, seen, len(samples))
             if seen >= len(samples):
                 break
-    dead = await channel.declare_queue(DEAD_QUEUE, passive=True)
-    count = dead.declaration_result.message_count
-    console.print(f"\n[bold]{count}[/] message(s) in {DEAD_QUEUE}; list them with "
-                  "`.venv/bin/onefile-worker dlq list`.")
     await connection.close()
+    letters = await list_dead_letters(amqp_url)
+    console.print(f"\n[bold]{len(letters)}[/] message(s) in {DEAD_QUEUE} "
+                  "(`.venv/bin/onefile-worker dlq list` shows them again):")
+    print_dead_letters(letters, as_json=False)
     if not once:
         console.print("The worker keeps running; publish more enrolments or press Ctrl-C.")
         await asyncio.Event().wait()
