@@ -106,3 +106,22 @@ async def test_an_outage_pauses_consumption_and_everything_is_assigned_after_it(
     assert all(a["count"] == 1 for a in sandbox.stats()["assignments"])
     assert worker.metric("onefile_worker_circuit_open") == 0
     assert worker.ready()
+
+
+async def test_a_message_that_keeps_failing_is_dead_lettered_after_its_last_attempt(
+        broker, worker_factory, sandbox_factory):
+    sandbox = sandbox_factory(faults={"error_rate": 1.0})
+    results = await broker.bind_results()
+    worker = worker_factory(sandbox, circuit_failure_threshold=1000, retry_delays="1,2")
+    body = enrolment(1601, "ST0116-L4")
+    await broker.publish(body)
+    [message] = await broker.take(results, 1, timeout_s=120)
+    event = json.loads(message.body)
+    [dead] = await broker.take("onefile-worker.dead", 1)
+    assert event["reason"] == "retries_exhausted" == dead.headers["x-failure-reason"]
+    assert event["attempts"] == 3 == dead.headers["x-attempts"]
+    assert "500" in dead.headers["x-failure-detail"]
+    assert json.loads(dead.body) == body
+    assert worker.metric("onefile_worker_retries_scheduled_total", delay_s="1") == 1
+    assert worker.metric("onefile_worker_retries_scheduled_total", delay_s="2") == 1
+    assert sandbox.stats()["assignments"] == []

@@ -8,9 +8,14 @@ import re
 import subprocess
 import time
 
+import aio_pika
 import httpx
 
-from tests.worker_fixture import enrolment
+from tests.worker_fixture import AMQP_URL, enrolment
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, timeout=120, capture_output=True)
 
 
 def close_worker_connections() -> int:
@@ -113,3 +118,39 @@ async def test_a_rejected_customer_token_pauses_consumption_without_dead_letteri
     while await broker.depth("onefile-worker.enrolments") != 1:  # handed back, not lost
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
+
+
+async def test_readyz_is_503_while_the_broker_is_stopped_and_200_when_it_returns(
+        worker_factory, sandbox):
+    worker = worker_factory(sandbox)
+    await asyncio.to_thread(rabbitmqctl, "stop_app")
+    try:
+        deadline = time.monotonic() + 30
+        async with httpx.AsyncClient(timeout=2) as http:
+            while (ready := await http.get(f"{worker.url}/readyz")).status_code != 503:
+                assert time.monotonic() < deadline, "still ready with the broker stopped"
+                await asyncio.sleep(0.05)
+        assert "RabbitMQ" in ready.text
+    finally:
+        await asyncio.to_thread(rabbitmqctl, "start_app")
+    await asyncio.to_thread(worker.wait_ready, 60)
+    assert (await asyncio.to_thread(worker.metric, "onefile_worker_consumers_active")) == 1
+    connection = await aio_pika.connect(AMQP_URL)
+    channel = await connection.channel(publisher_confirms=True)
+    results = await channel.declare_queue(exclusive=True)
+    await results.bind("programme", "programme.#")
+    body = enrolment(1701, "ST0116-L4")
+    exchange = await channel.get_exchange("enrolment")
+    await exchange.publish(aio_pika.Message(json.dumps(body).encode()),
+                           routing_key="learner.enrolled")
+    event = json.loads((await collect_one(results)).body)
+    assert event["causation_id"] == body["event_id"]
+    await connection.close()
+
+
+async def collect_one(queue, timeout_s: float = 60.0):
+    deadline = time.monotonic() + timeout_s
+    while (message := await queue.get(no_ack=True, fail=False)) is None:
+        assert time.monotonic() < deadline, "no result event after the broker came back"
+        await asyncio.sleep(0.05)
+    return message
