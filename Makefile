@@ -34,6 +34,7 @@ schemas: venv
 test: venv rabbitmq
 	$(VENV)/bin/ruff check .
 	$(PY) -m messages.generate --check
+	scripts/check-monitoring.sh
 	$(VENV)/bin/pytest
 
 demo: venv rabbitmq

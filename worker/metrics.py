@@ -96,3 +96,11 @@ UNROUTABLE_EVENTS = Counter(
     "Published messages the broker returned because no queue was bound for them.",
     ["routing_key"],
 )
+
+# Labelled series exist from start-up at 0, so `increase()` and alerts see their first event.
+for _outcome in ("assigned", "already_assigned", "retried", "dead_lettered"):
+    MESSAGES.labels(_outcome)
+for _reason in ("invalid_message", "unmapped_course", "onefile_rejected", "retries_exhausted"):
+    DEAD_LETTERS.labels(_reason)
+CIRCUIT_OPEN.set(0)
+CONSUMERS_ACTIVE.set(0)
