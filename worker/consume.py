@@ -35,7 +35,7 @@ from worker.errors import (
 )
 from worker.ledger import Ledger
 from worker.mapping import Mapping
-from worker.metrics import DEAD_LETTERS, MESSAGE_SECONDS, MESSAGES, RETRIES_SCHEDULED
+from worker.metrics import DEAD_LETTERS, MESSAGE_SECONDS, MESSAGES, REPLAYS, RETRIES_SCHEDULED
 from worker.publish import Publisher, attempt_of
 from worker.topology import ASSIGNED_KEY, FAILED_KEY
 
@@ -66,6 +66,8 @@ class Handler:
     async def handle(self, message: AbstractIncomingMessage) -> Outcome:
         started = time.monotonic()
         attempts = attempt_of(message)
+        if attempts == 1 and (message.headers or {}).get("x-replays"):
+            REPLAYS.inc()  # counted here, where Prometheus scrapes, not in the dlq CLI
         try:
             outcome = await self._process(message, attempts)
         except PermanentError as exc:

@@ -57,7 +57,6 @@ from aio_pika.abc import (
 )
 from aiormq.exceptions import ChannelNotFoundEntity
 
-from worker.metrics import REPLAYS
 from worker.publish import copy_headers
 from worker.topology import DEAD_QUEUE, WORK_QUEUE
 
@@ -258,7 +257,6 @@ class _Pass:
             self._window.release()
         if moving:
             self.moved += 1
-            REPLAYS.inc()
 
     def _raise_failure(self) -> None:
         if self._failure is not None:

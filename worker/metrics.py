@@ -66,7 +66,7 @@ DEAD_LETTERS = Counter(
 )
 REPLAYS = Counter(
     "onefile_worker_replays",
-    "Dead letters moved back to the work queue by `dlq replay`.",
+    "Replayed dead letters taken by the worker (first delivery after `dlq replay`).",
 )
 CIRCUIT_OPEN = Gauge(
     "onefile_worker_circuit_open",

@@ -25,7 +25,7 @@ async def test_unmapped_courses_are_assigned_after_the_mapping_is_fixed_and_they
     fixed = tmp_path / "mapping.yaml"
     fixed.write_text(MAPPING.read_text() + "  NEW-COURSE:\n    framework_template_id: 102\n")
     worker.terminate()
-    worker_factory(sandbox, mapping_file=str(fixed))
+    fixed_worker = worker_factory(sandbox, mapping_file=str(fixed))
     replay = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "worker", "dlq", "replay", "--reason",
                          "unmapped_course"],
@@ -37,6 +37,7 @@ async def test_unmapped_courses_are_assigned_after_the_mapping_is_fixed_and_they
     assert sorted(e["causation_id"] for e in assigned) == sorted(b["event_id"] for b in waiting)
     assert all(e["event_type"] == "programme.assigned" and e["framework_template_id"] == 102
                for e in assigned)
+    await asyncio.to_thread(fixed_worker.wait_metric, "onefile_worker_replays_total", 3)
     [left] = await broker.take("onefile-worker.dead", 1)
     assert left.body == b"<xml>not an enrolment</xml>"
     assert left.headers["x-failure-reason"] == "invalid_message"
