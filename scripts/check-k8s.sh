@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Render deploy/k8s/overlays/example with kustomize, offline, and check what comes out:
-# non-empty YAML with every kind the deployment needs, and the two copies in
-# deploy/k8s/base/ still equal to their sources. Installs kubectl when none here can build it.
+# non-empty YAML with every kind the deployment needs, and the copies kustomize needs inside
+# deploy/k8s/ still equal to their sources. Installs kubectl when none here can build it.
 #
 #   scripts/check-k8s.sh          # check (make test runs this before pytest)
 #   scripts/check-k8s.sh --sync   # rewrite the copies from their sources, then check
@@ -51,7 +51,9 @@ EOF
 sync_copies() {
   cp "$root/deploy/rabbitmq/definitions.json" "$base/rabbitmq-definitions.json"
   prometheus_rule >"$base/prometheusrule.yaml"
-  echo "Synced deploy/k8s/base/rabbitmq-definitions.json and prometheusrule.yaml"
+  cp "$root/deploy/demo/mapping.yaml" "$overlay/mapping.yaml"
+  echo "Synced deploy/k8s/base/{rabbitmq-definitions.json,prometheusrule.yaml}" \
+    "and deploy/k8s/overlays/example/mapping.yaml"
 }
 
 check_copies() {
@@ -61,6 +63,8 @@ check_copies() {
   prometheus_rule >"$work/prometheusrule.yaml"
   cmp -s "$work/prometheusrule.yaml" "$base/prometheusrule.yaml" \
     || stale+=("deploy/k8s/base/prometheusrule.yaml (from deploy/monitoring/alerts.yml)")
+  cmp -s "$root/deploy/demo/mapping.yaml" "$overlay/mapping.yaml" \
+    || stale+=("deploy/k8s/overlays/example/mapping.yaml (from deploy/demo/mapping.yaml)")
   if ((${#stale[@]})); then
     printf 'Out of date: %s\n' "${stale[@]}" >&2
     echo "Run scripts/check-k8s.sh --sync and commit the result." >&2
