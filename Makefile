@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint schemas demo rabbitmq bench clean
+.PHONY: help venv test lint schemas demo rabbitmq bench clean k8s monitoring
 
 help:
 	@echo "make demo     worker + RabbitMQ + Onefile sandbox, with sample enrolments flowing"
@@ -25,6 +25,12 @@ $(STAMP): pyproject.toml
 rabbitmq: venv
 	PYTHON=$(PY) scripts/ensure-rabbitmq.sh
 
+k8s: venv
+	VENV=$(VENV) PYTHON=$(PY) scripts/check-k8s.sh
+
+monitoring:
+	scripts/check-monitoring.sh
+
 lint: venv
 	$(VENV)/bin/ruff check .
 
@@ -35,6 +41,7 @@ test: venv rabbitmq
 	$(VENV)/bin/ruff check .
 	$(PY) -m messages.generate --check
 	scripts/check-monitoring.sh
+	VENV=$(VENV) PYTHON=$(PY) scripts/check-k8s.sh
 	$(VENV)/bin/pytest
 
 demo: venv rabbitmq
