@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import socket
 
 import aio_pika
 import structlog
@@ -102,7 +104,7 @@ class Service:
             try:
                 self.connection = await aio_pika.connect_robust(
                     self.settings.amqp_url, timeout=10, reconnect_interval=RECONNECT_INTERVAL_S,
-                    client_properties={"connection_name": "onefile-worker"})
+                    client_properties={"connection_name": connection_name()})
             except (TimeoutError, OSError, aio_pika.exceptions.AMQPError) as exc:
                 log.warning("RabbitMQ is not reachable; retrying",
                             error=str(exc) or type(exc).__name__, retry_in_s=delay)
@@ -238,6 +240,11 @@ class Service:
         if self.ledger is not None:
             await self.ledger.close()
         log.info("stopped")
+
+
+def connection_name() -> str:
+    """How this process shows in RabbitMQ's connection list."""
+    return f"onefile-worker {socket.gethostname()} pid {os.getpid()}"
 
 
 def _forever(delays: list[float]):
