@@ -204,18 +204,20 @@ class WorkerProcess:
 def worker_factory(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     """Start workers against a sandbox: ``worker_factory(sandbox, ready=True, **env)``.
 
-    Each test gets its own ledger file (shared by the workers of that test)."""
+    Each test gets its own ledger file (shared by the workers of that test) unless
+    ``ledger_url`` names another ledger (e.g. a PostgreSQL one)."""
     started: list[WorkerProcess] = []
     ledger = tmp_path / "ledger.db"
 
-    def factory(sandbox: Any, *, ready: bool = True, **env: str) -> WorkerProcess:
+    def factory(sandbox: Any, *, ready: bool = True, ledger_url: str | None = None,
+                **env: str) -> WorkerProcess:
         environment = {
             **os.environ,
             "AMQP_URL": AMQP_URL,
             "ONEFILE_BASE_URL": sandbox.base_url,
             "ONEFILE_CUSTOMER_TOKEN": sandbox.token,
             "MAPPING_FILE": str(MAPPING),
-            "LEDGER_URL": f"sqlite:///{ledger}",
+            "LEDGER_URL": ledger_url or f"sqlite:///{ledger}",
             "METRICS_PORT": str(_free_port()),
             "RETRY_DELAYS": TEST_RETRY_DELAYS,
             "LOG_FORMAT": "json",
