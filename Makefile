@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint schemas demo rabbitmq bench clean k8s monitoring
+.PHONY: help venv test lint schemas demo rabbitmq postgres bench clean k8s monitoring
 
 help:
 	@echo "make demo     worker + RabbitMQ + Onefile sandbox, with sample enrolments flowing"
@@ -25,6 +25,9 @@ $(STAMP): pyproject.toml
 rabbitmq: venv
 	PYTHON=$(PY) scripts/ensure-rabbitmq.sh
 
+postgres: venv
+	PYTHON=$(PY) scripts/ensure-postgres.sh
+
 k8s: venv
 	VENV=$(VENV) PYTHON=$(PY) scripts/check-k8s.sh
 
@@ -37,7 +40,7 @@ lint: venv
 schemas: venv
 	$(PY) -m messages.generate
 
-test: venv rabbitmq
+test: venv rabbitmq postgres
 	$(VENV)/bin/ruff check .
 	$(PY) -m messages.generate --check
 	scripts/check-monitoring.sh

@@ -13,7 +13,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from worker.config import Settings, SettingsError, load_settings
-from worker.errors import ConfigurationError
+from worker.errors import ConfigurationError, WorkerError
 from worker.mapping import Mapping, MappingError, load_mapping
 
 __all__ = ["app"]
@@ -68,7 +68,9 @@ def run(
     log_startup(settings, mapping)
     try:
         asyncio.run(Service(settings, mapping).run())
-    except OSError as exc:
+    except ConfigurationError as exc:
+        fail(f"cannot start: {exc}", 2)
+    except (OSError, WorkerError) as exc:
         fail(f"cannot start: {exc}")
 
 

@@ -29,6 +29,7 @@ from worker.circuit import Circuit
 from worker.errors import (
     ConfigurationError,
     InvalidMessageError,
+    LedgerUnavailableError,
     PermanentError,
     TransientError,
     UnmappedCourseError,
@@ -75,7 +76,7 @@ class Handler:
         except ConfigurationError:
             raise
         except TransientError as exc:
-            if self.circuit.record_failure():
+            if not isinstance(exc, LedgerUnavailableError) and self.circuit.record_failure():
                 # An outage, not this message's fault: hand it back without an attempt spent.
                 log.warning("Onefile is failing; message handed back to the queue",
                             error=str(exc), outcome="retried", **_peek_ctx(message))

@@ -6,9 +6,11 @@ the type alone::
 
     WorkerError
     ├── TransientError            try again later (5xx, timeouts, connection errors, 429)
-    │   └── AmbiguousError        an assign may or may not have taken effect: look before
-    │                             assigning again (timeout, 5xx or reset after the request
-    │                             may have reached Onefile)
+    │   ├── AmbiguousError        an assign may or may not have taken effect: look before
+    │   │                         assigning again (timeout, 5xx or reset after the request
+    │   │                         may have reached Onefile)
+    │   └── LedgerUnavailableError  the ledger's database did not answer (not Onefile's
+    │                             fault: it does not count toward the Onefile circuit)
     ├── PermanentError            retrying cannot help: dead-letter with ``reason``
     │   ├── OnefileRejectedError  Onefile answered 400/403/404 (``onefile_rejected``)
     │   ├── InvalidMessageError   undecodable or invalid input (``invalid_message``)
@@ -26,6 +28,7 @@ __all__ = [
     "AmbiguousError",
     "ConfigurationError",
     "InvalidMessageError",
+    "LedgerUnavailableError",
     "OnefileRejectedError",
     "PermanentError",
     "TransientError",
@@ -50,6 +53,10 @@ class TransientError(WorkerError):
 
 class AmbiguousError(TransientError):
     """A non-idempotent call failed after its request may have reached Onefile."""
+
+
+class LedgerUnavailableError(TransientError):
+    """The idempotency ledger's database could not be reached or timed out."""
 
 
 class PermanentError(WorkerError):

@@ -4,9 +4,10 @@ Same records and semantics as the SQLite backend: every write is one statement, 
 committed transaction, so a SIGKILL at any line leaves the old or the new record. The
 schema is created or migrated by ``open()`` under a transaction-scoped advisory lock, so
 replicas starting together neither race nor fail. Connection failures, timeouts and a
-server shutting down are translated here into ``TransientError``: the message is retried
-rather than the worker crashing, and every write is safe to repeat. A role, password or
-database the server refuses is a ``ConfigurationError``: consumption stops instead.
+server shutting down are translated here into ``LedgerUnavailableError`` (transient): the
+message is retried rather than the worker crashing, and every write is safe to repeat. A
+role, password or database the server refuses is a ``ConfigurationError``: consumption
+stops instead.
 
 Tables go into the first schema of the connection's ``search_path`` (set it with
 ``?search_path=name`` on ``LEDGER_URL`` to keep several ledgers in one database).
@@ -20,7 +21,7 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
-from worker.errors import ConfigurationError, TransientError
+from worker.errors import ConfigurationError, LedgerUnavailableError
 from worker.ledger.base import Assignment, Progress
 from worker.metrics import LEDGER_SECONDS
 from worker.startup import mask_url
@@ -170,7 +171,7 @@ class PostgresLedger:
         try:
             yield
         except _TRANSIENT as exc:
-            raise TransientError(
+            raise LedgerUnavailableError(
                 f"ledger {operation} failed at {mask_url(self.url)}: "
                 f"{type(exc).__name__}: {exc}") from exc
         except _MISCONFIGURED as exc:

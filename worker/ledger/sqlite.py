@@ -68,12 +68,19 @@ class SqliteLedger:
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = await aiosqlite.connect(self.path, isolation_level=None)
-        self._db.row_factory = aiosqlite.Row
-        await self._db.execute("PRAGMA journal_mode=WAL")
-        await self._db.execute("PRAGMA synchronous=FULL")
-        await self._db.execute("PRAGMA busy_timeout=5000")
-        await self._db.executescript(SCHEMA)
+        db = await aiosqlite.connect(self.path, isolation_level=None, timeout=30)
+        try:
+            db.row_factory = aiosqlite.Row
+            # busy_timeout first: a second process opening the same new file waits for the
+            # first one's WAL switch and schema instead of failing with "database is locked".
+            await db.execute("PRAGMA busy_timeout=30000")
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=FULL")
+            await db.executescript(SCHEMA)
+        except BaseException:
+            await db.close()
+            raise
+        self._db = db
 
     async def close(self) -> None:
         if self._db is not None:
