@@ -51,6 +51,25 @@ def enrolment(learner_id: int, course_code: str, event_id: str | None = None,
     }
 
 
+async def collect_events(results: AbstractQueue, count: int, timeout_s: float = 120.0,
+                         during: Callable[[], None] | None = None) -> dict[str, dict]:
+    """Result events from ``results`` by causation_id until ``count`` distinct ones arrived;
+    ``during`` runs between polls (to inject trouble while the batch flows)."""
+    events: dict[str, dict] = {}
+    deadline = time.monotonic() + timeout_s
+    while len(events) < count:
+        message = await results.get(no_ack=True, fail=False)
+        if message is None:
+            assert time.monotonic() < deadline, f"only {len(events)} of {count} events"
+            if during is not None:
+                during()
+            await asyncio.sleep(0.05)
+            continue
+        event = json.loads(message.body)
+        events[event["causation_id"]] = event
+    return events
+
+
 class Broker:
     def __init__(self, connection: aio_pika.abc.AbstractConnection,
                  channel: aio_pika.abc.AbstractChannel) -> None:

@@ -50,6 +50,9 @@ class Service:
         self.queue: AbstractQueue | None = None
         self.consumer_tag: str | None = None
         self.paused: str | None = None
+        # Down from a lost connection until aio-pika has restored channels and consumer
+        # (its `connected` event is set before that restore, so it cannot tell).
+        self.link_up = False
         self.circuit = Circuit(settings.circuit_failure_threshold)
         self.client: OnefileClient | None = None
         self.ledger: Ledger | None = None
@@ -61,7 +64,7 @@ class Service:
     def readiness(self) -> str | None:
         if self.stopping.is_set():
             return "shutting down"
-        if self.connection is None or not self.connection.connected.is_set():
+        if self.connection is None or not self.link_up or not self.connection.connected.is_set():
             return "not connected to RabbitMQ"
         if self.paused:
             return self.paused
@@ -119,11 +122,13 @@ class Service:
 
     def _on_connection_lost(self, *_: object) -> None:
         CONSUMERS_ACTIVE.set(0)
-        if not self.stopping.is_set():
+        if self.link_up and not self.stopping.is_set():
             log.warning("connection to RabbitMQ lost; reconnecting")
+        self.link_up = False
 
     def _on_reconnect(self, *_: object) -> None:
         CONSUMERS_ACTIVE.set(1 if self.consumer_tag else 0)
+        self.link_up = True
         log.info("reconnected to RabbitMQ; consumer restored")
 
     async def _start_consuming(self) -> None:
@@ -140,6 +145,7 @@ class Service:
             circuit=self.circuit,
         )
         self.queue = topology.work_queue
+        self.link_up = True
         await self._consume()
         log.info("consuming enrolments", queue=self.queue.name, prefetch=self.settings.prefetch)
 

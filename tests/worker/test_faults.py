@@ -9,26 +9,10 @@ import time
 
 import httpx
 
-from tests.worker_fixture import enrolment
+from tests.worker_fixture import collect_events, enrolment
 
 #: How long Onefile is down in the outage test (the issue asks for two minutes).
 OUTAGE_S = float(os.environ.get("OUTAGE_S", "120"))
-
-
-async def collect(results, count: int, timeout_s: float, during=None) -> dict[str, dict]:
-    events: dict[str, dict] = {}
-    deadline = time.monotonic() + timeout_s
-    while len(events) < count:
-        message = await results.get(no_ack=True, fail=False)
-        if message is None:
-            assert time.monotonic() < deadline, f"only {len(events)} of {count} events"
-            if during is not None:
-                during()
-            await asyncio.sleep(0.05)
-            continue
-        event = json.loads(message.body)
-        events[event["causation_id"]] = event
-    return events
 
 
 async def test_thirty_percent_faults_and_expiring_tokens_assign_each_once_and_dead_letter_none(
@@ -50,7 +34,7 @@ async def test_thirty_percent_faults_and_expiring_tokens_assign_each_once_and_de
             sandbox.expire_tokens()
             last_expiry[0] = time.monotonic()
 
-    events = await collect(results, len(bodies), 300, during=expire_now_and_then)
+    events = await collect_events(results, len(bodies), 300, during=expire_now_and_then)
     stats = sandbox.stats()
     failed = [(e["reason"], e["detail"]) for e in events.values()
               if e["event_type"] != "programme.assigned"]
@@ -82,7 +66,7 @@ async def test_an_outage_pauses_consumption_and_everything_is_assigned_after_it(
     bodies = [enrolment(2900 + i, "ST0116-L4") for i in range(60)]
     for body in bodies:
         await broker.publish(body)
-    events = await collect(results, 10, 60)
+    events = await collect_events(results, 10, 60)
     sandbox.set_faults(down=True)
     outage_ends = time.monotonic() + OUTAGE_S
     saw = {"circuit_open": False}
@@ -99,7 +83,7 @@ async def test_an_outage_pauses_consumption_and_everything_is_assigned_after_it(
     assert saw["circuit_open"], "the circuit never opened during the outage"
     assert await broker.depth("onefile-worker.dead") == 0
     sandbox.set_faults(down=False)
-    events.update(await collect(results, len(bodies) - len(events), 120))
+    events.update(await collect_events(results, len(bodies) - len(events), 120))
     assert sorted(events) == sorted(b["event_id"] for b in bodies)
     assert all(e["event_type"] == "programme.assigned" for e in events.values())
     assert await broker.depth("onefile-worker.dead") == 0

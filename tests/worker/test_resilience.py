@@ -10,7 +10,7 @@ import time
 import aio_pika
 import httpx
 
-from tests.worker_fixture import AMQP_URL, enrolment
+from tests.worker_fixture import AMQP_URL, collect_events, enrolment
 
 
 def rabbitmqctl(*args: str) -> None:
@@ -29,20 +29,6 @@ def close_worker_connections(pid: int) -> int:
     return len(pids)
 
 
-async def collect(results, count: int, timeout_s: float = 120.0) -> dict[str, dict]:
-    events: dict[str, dict] = {}
-    deadline = time.monotonic() + timeout_s
-    while len(events) < count:
-        message = await results.get(no_ack=True, fail=False)
-        if message is None:
-            assert time.monotonic() < deadline, f"only {len(events)} of {count} events"
-            await asyncio.sleep(0.05)
-            continue
-        event = json.loads(message.body)
-        events[event["causation_id"]] = event
-    return events
-
-
 async def test_consumption_resumes_by_itself_after_the_broker_closes_the_connection(
         broker, worker_factory, sandbox_factory):
     sandbox = sandbox_factory(rate_limit=100_000, faults={"latency_ms": 20})
@@ -51,23 +37,18 @@ async def test_consumption_resumes_by_itself_after_the_broker_closes_the_connect
     bodies = [enrolment(2500 + i, "ST0116-L4") for i in range(60)]
     for body in bodies:
         await broker.publish(body)
-    events = await collect(results, 10)
-    closing = asyncio.create_task(
-        asyncio.to_thread(close_worker_connections, worker.process.pid))
-    saw_unready = False
-    deadline = time.monotonic() + 60
-    async with httpx.AsyncClient(timeout=2) as http:
-        while time.monotonic() < deadline:
-            ready = await http.get(f"{worker.url}/readyz")
-            if ready.status_code == 503:
-                saw_unready = True
-                assert "RabbitMQ" in ready.text
-            elif saw_unready:
-                break
-            await asyncio.sleep(0.02)
-    assert await closing == 1
-    assert saw_unready, "/readyz never reported the lost connection"
-    events.update(await collect(results, 60 - len(events)))
+    events = await collect_events(results, 10)
+    assert await asyncio.to_thread(close_worker_connections, worker.process.pid) == 1
+    # aio-pika reconnects within milliseconds, too fast to catch /readyz at 503 (the
+    # stopped-broker test below does); the worker's log shows both transitions.
+    deadline = time.monotonic() + 30
+    while not any(line["event"] == "reconnected to RabbitMQ; consumer restored"
+                  for line in worker.log_lines()):
+        assert time.monotonic() < deadline, "the worker never reconnected"
+        await asyncio.sleep(0.05)
+    assert any(line["event"] == "connection to RabbitMQ lost; reconnecting"
+               for line in worker.log_lines())
+    events.update(await collect_events(results, 60 - len(events)))
     assert sorted(events) == sorted(b["event_id"] for b in bodies)
     assert all(a["count"] == 1 for a in sandbox.stats()["assignments"])
     assert worker.ready() and worker.process.poll() is None
@@ -81,14 +62,14 @@ async def test_sigterm_finishes_in_flight_work_and_exits_0_within_20_seconds(
     bodies = [enrolment(2600 + i, "ST0116-L4") for i in range(80)]
     for body in bodies:
         await broker.publish(body)
-    events = await collect(results, 5)
+    events = await collect_events(results, 5)
     started = time.monotonic()
     assert worker.terminate(timeout_s=20) == 0
     stop_s = time.monotonic() - started
     lines = worker.log_lines()
     assert any(line["event"] == "stopped" for line in lines)
     successor = worker_factory(sandbox, onefile_rate_limit_per_minute=100_000)
-    events.update(await collect(results, 80 - len(events)))
+    events.update(await collect_events(results, 80 - len(events)))
     assert sorted(events) == sorted(b["event_id"] for b in bodies)
     assert all(a["count"] == 1 for a in sandbox.stats()["assignments"])
     assert successor.ready()
