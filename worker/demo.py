@@ -4,7 +4,8 @@ Starts ``onefile-sandbox`` and ``onefile-worker run`` (RabbitMQ is started by th
 Makefile), publishes a handful of enrolments (a duplicate, a second event for a course
 already assigned, a standards plan, a malformed message, an unmapped course), then prints
 each result event and dead letter. Ctrl-C stops everything it started. ``--once`` exits
-after the samples have all come through (used by the tests).
+after the samples have all come through (used by the tests). With a Docker engine it runs
+docker-compose.yml's whole stack instead (``--local`` keeps everything here).
 """
 
 from __future__ import annotations
@@ -121,11 +122,39 @@ async def _flow(amqp_url: str, once: bool) -> None:
         await asyncio.Event().wait()
 
 
+def _docker_compose_answers() -> bool:
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _compose_demo(amqp_url: str, once: bool) -> None:
+    """With a Docker engine: the whole stack of docker-compose.yml (worker, sandbox, RabbitMQ,
+    Prometheus on :9090, Grafana on :3000), the samples published from here."""
+    compose = ["docker", "compose", "-f", str(ROOT / "docker-compose.yml")]
+    console.print("Docker engine found: starting docker-compose.yml's stack...")
+    subprocess.run([*compose, "up", "-d", "--build", "--wait"], check=True)
+    try:
+        console.print("[green]worker[/] http://127.0.0.1:9108/metrics   [green]grafana[/] "
+                      "http://127.0.0.1:3000   [green]prometheus[/] http://127.0.0.1:9090\n")
+        asyncio.run(_flow(amqp_url, once))
+    except KeyboardInterrupt:
+        console.print("\nStopping...")
+    finally:
+        subprocess.run([*compose, "stop"], check=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="demo", description=__doc__.splitlines()[0])
     parser.add_argument("--once", action="store_true", help="exit after the samples come through")
+    parser.add_argument("--local", action="store_true",
+                        help="run the worker and sandbox here even when a Docker engine answers")
     args = parser.parse_args()
     amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/")
+    if not args.local and _docker_compose_answers():
+        _compose_demo(amqp_url, args.once)
+        return
     RUN_DIR.mkdir(exist_ok=True)
     ledger = RUN_DIR / "demo-ledger.db"
     for leftover in RUN_DIR.glob("demo-ledger.db*"):
