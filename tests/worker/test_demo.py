@@ -7,8 +7,9 @@ import sys
 
 
 def test_the_demo_shows_every_sample_outcome_and_exits_cleanly_with_once(broker):
-    done = subprocess.run([sys.executable, "-m", "worker.demo", "--once", "--local"], capture_output=True,
-                          text=True, timeout=120, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    done = subprocess.run([sys.executable, "-m", "worker.demo", "--once", "--local"],
+                          capture_output=True, text=True, timeout=120,
+                          env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
     out = done.stdout
     assert done.returncode == 0, done.stderr + out
     assert "7/7" in out
