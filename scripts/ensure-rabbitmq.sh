@@ -38,14 +38,13 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/nul
   systemctl start rabbitmq-server || true
 fi
 if ! answers; then
-  # No init system here: start the node detached, as the rabbitmq user the package made.
+  # No init system here: run the node in the background. As root, Debian's wrapper
+  # (/usr/sbin/rabbitmq-server) switches to the rabbitmq user itself; a foreground node in
+  # the background works on RabbitMQ 3.x and 4.x alike (unlike -detached).
   if [ "$(id -u)" = 0 ] && id rabbitmq >/dev/null 2>&1; then
     mkdir -p /var/log/rabbitmq /var/lib/rabbitmq && chown -R rabbitmq:rabbitmq /var/log/rabbitmq /var/lib/rabbitmq
-    su -s /bin/sh rabbitmq -c "rabbitmq-server -detached" >/dev/null 2>&1 \
-      || su -s /bin/sh rabbitmq -c "nohup rabbitmq-server >/var/log/rabbitmq/startup.log 2>&1 &"
-  else
-    nohup rabbitmq-server >/tmp/rabbitmq-startup.log 2>&1 &
   fi
+  nohup rabbitmq-server >/tmp/onefile-worker-rabbitmq.log 2>&1 </dev/null &
 fi
 wait_for 180
 echo "RabbitMQ answers at $url"
