@@ -90,7 +90,11 @@ class Service:
         self.client = OnefileClient(
             s.onefile_base_url, s.onefile_customer_token,
             rate_limit_per_minute=s.onefile_rate_limit_per_minute,
-            timeout_s=s.onefile_timeout_s, page_size=s.onefile_page_size)
+            timeout_s=s.onefile_timeout_s, page_size=s.onefile_page_size, journal=self.ledger)
+        earlier = await self.client.count_earlier_calls()
+        if earlier:
+            log.info("counting Onefile calls made in the last minute by an earlier process",
+                     calls=earlier, limit=s.onefile_rate_limit_per_minute)
         health = HealthServer(s.metrics_port, self.readiness)
         await health.start()
         try:

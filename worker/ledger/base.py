@@ -94,5 +94,11 @@ class Ledger(Protocol):
         unit_summary_ids: list[int],
     ) -> Assignment: ...
 
+    async def record_call(self, wall_time: float) -> None:
+        """Journal one Onefile call admitted at this Unix time (see CallJournal)."""
+
+    async def calls_since(self, wall_time: float) -> list[float]:
+        """Unix times of the journalled calls at or after ``wall_time``."""
+
     async def remember_published(self, event_id: str, body: bytes) -> bytes:
         """Store the result body for ``event_id`` unless one exists; return the stored one."""

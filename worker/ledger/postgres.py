@@ -61,7 +61,17 @@ MIGRATIONS: tuple[str, ...] = (
         published_at TIMESTAMPTZ NOT NULL
     );
     """,
+    # 2: the Onefile call journal, shared by replicas so a standby that takes over counts
+    # the calls its predecessor made in the last window.
+    """
+    CREATE TABLE IF NOT EXISTS onefile_calls (at DOUBLE PRECISION NOT NULL);
+    CREATE INDEX IF NOT EXISTS onefile_calls_at ON onefile_calls (at);
+    """,
 )
+
+#: The call journal keeps a few windows' worth of admissions, pruned every so many calls.
+CALL_KEEP_S = 600.0
+CALL_PRUNE_EVERY = 500
 
 #: Errors after which the same statement may well succeed: the server or the network.
 _TRANSIENT = (
@@ -138,6 +148,7 @@ class PostgresLedger:
     def __init__(self, url: str) -> None:
         self.url = url
         self._pool: asyncpg.Pool | None = None
+        self._calls_recorded = 0
 
     def __repr__(self) -> str:
         return f"PostgresLedger({mask_url(self.url)!r})"
@@ -233,6 +244,20 @@ class PostgresLedger:
             row = await pool.fetchrow(_COMPLETE, sorted(learning_aim_ids),
                                       sorted(unit_summary_ids), learner_id, course_code)
         return await self._returned_or_stored(row, learner_id, course_code)
+
+    async def record_call(self, wall_time: float) -> None:
+        async with self._op("record_call") as pool:
+            await pool.execute("INSERT INTO onefile_calls (at) VALUES ($1)", wall_time)
+            self._calls_recorded += 1
+            if self._calls_recorded % CALL_PRUNE_EVERY == 0:
+                await pool.execute("DELETE FROM onefile_calls WHERE at < $1",
+                                   wall_time - CALL_KEEP_S)
+
+    async def calls_since(self, wall_time: float) -> list[float]:
+        async with self._op("calls_since") as pool:
+            rows = await pool.fetch(
+                "SELECT at FROM onefile_calls WHERE at >= $1 ORDER BY at", wall_time)
+        return [row["at"] for row in rows]
 
     async def remember_published(self, event_id: str, body: bytes) -> bytes:
         async with self._op("remember_published") as pool:

@@ -17,6 +17,10 @@ from worker.metrics import LEDGER_SECONDS
 
 __all__ = ["SqliteLedger"]
 
+#: The call journal keeps a few windows' worth of admissions, pruned every so many calls.
+CALL_KEEP_S = 600.0
+CALL_PRUNE_EVERY = 500
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS assignments (
     learner_id INTEGER NOT NULL,
@@ -33,6 +37,10 @@ CREATE TABLE IF NOT EXISTS assignments (
     completed_at REAL,
     PRIMARY KEY (learner_id, course_code)
 );
+CREATE TABLE IF NOT EXISTS onefile_calls (
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS onefile_calls_at ON onefile_calls (at);
 CREATE TABLE IF NOT EXISTS published (
     event_id TEXT PRIMARY KEY,
     body BLOB NOT NULL,
@@ -61,6 +69,7 @@ class SqliteLedger:
     def __init__(self, path: str) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None
+        self._calls_recorded = 0
 
     def __repr__(self) -> str:
         return f"SqliteLedger({self.path!r})"
@@ -188,6 +197,20 @@ class SqliteLedger:
         record = await self.assignment(learner_id, course_code)
         assert record is not None
         return record
+
+    async def record_call(self, wall_time: float) -> None:
+        with LEDGER_SECONDS.labels("record_call").time():
+            await self.db.execute("INSERT INTO onefile_calls (at) VALUES (?)", (wall_time,))
+            self._calls_recorded += 1
+            if self._calls_recorded % CALL_PRUNE_EVERY == 0:
+                await self.db.execute("DELETE FROM onefile_calls WHERE at < ?",
+                                      (wall_time - CALL_KEEP_S,))
+
+    async def calls_since(self, wall_time: float) -> list[float]:
+        async with self.db.execute(
+            "SELECT at FROM onefile_calls WHERE at >= ? ORDER BY at", (wall_time,)
+        ) as cur:
+            return [row["at"] for row in await cur.fetchall()]
 
     async def remember_published(self, event_id: str, body: bytes) -> bytes:
         with LEDGER_SECONDS.labels("remember_published").time():

@@ -16,9 +16,15 @@ from worker.onefile.models import (
     UnitSummary,
     User,
 )
-from worker.onefile.ratelimit import RateLimitedTransport, SlidingWindowLimiter, SlidingWindowLog
+from worker.onefile.ratelimit import (
+    CallJournal,
+    RateLimitedTransport,
+    SlidingWindowLimiter,
+    SlidingWindowLog,
+)
 
 __all__ = [
+    "CallJournal",
     "ClientStats",
     "FrameworkTemplate",
     "LearningAim",

@@ -19,6 +19,7 @@ learner's aims before assigning again.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -33,7 +34,7 @@ from worker.onefile.auth import OnefileAuth
 from worker.onefile.calls import Caller
 from worker.onefile.instrument import CallCounter, InstrumentedTransport
 from worker.onefile.models import FrameworkTemplate, LearningAim, Standard, Unit, UnitSummary, User
-from worker.onefile.ratelimit import RateLimitedTransport, SlidingWindowLimiter
+from worker.onefile.ratelimit import CallJournal, RateLimitedTransport, SlidingWindowLimiter
 
 __all__ = ["ClientStats", "OnefileClient"]
 
@@ -75,7 +76,7 @@ class OnefileClient:
                  token_refresh_s: float = 23 * 3600,
                  transport: httpx.AsyncBaseTransport | None = None,
                  backoff_base_s: float = 0.5, backoff_max_s: float = 10.0,
-                 window_s: float = 60.0) -> None:
+                 window_s: float = 60.0, journal: CallJournal | None = None) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         self._base_url = base_url.rstrip("/")
@@ -87,9 +88,10 @@ class OnefileClient:
         self._unreadable_ids = 0
         self._auth = OnefileAuth(self._base_url, self._customer_token,
                                  token_refresh_s=token_refresh_s)
+        self._journal = journal
         stack = RateLimitedTransport(
             InstrumentedTransport(transport or httpx.AsyncHTTPTransport(), self._counter),
-            self.limiter)
+            self.limiter, journal)
         self._http = httpx.AsyncClient(
             base_url=self._base_url + "/", auth=self._auth, transport=stack,
             timeout=httpx.Timeout(timeout_s), headers={"Accept": "application/json"})
@@ -110,6 +112,15 @@ class OnefileClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    async def count_earlier_calls(self) -> int:
+        """Seed the limiter with the journal's calls of the last window (made by an earlier
+        process with the same token, which Onefile still counts); return how many."""
+        if self._journal is None:
+            return 0
+        calls = await self._journal.calls_since(time.time() - self.limiter.window_s - 5)
+        self.limiter.seed_calls(calls)
+        return len(calls)
 
     @property
     def stats(self) -> ClientStats:

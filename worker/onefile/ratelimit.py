@@ -35,12 +35,16 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 import httpx
+import structlog
 
 from worker.metrics import RATE_LIMIT_WAIT_SECONDS
 
-__all__ = ["RateLimitedTransport", "SlidingWindowLimiter", "SlidingWindowLog"]
+__all__ = ["CallJournal", "RateLimitedTransport", "SlidingWindowLimiter", "SlidingWindowLog"]
+
+log = structlog.get_logger(__name__)
 
 Clock = Callable[[], float]
 
@@ -76,6 +80,11 @@ class SlidingWindowLog:
         """A call's response (or failure) came back: its slot expires ``window_s`` later."""
         self._release_hold()
         heapq.heappush(self._expiries, now + self.window_s)
+
+    def seed(self, expiries: list[float]) -> None:
+        """Count calls made before this log existed (by an earlier process) until they expire."""
+        for expiry in expiries:
+            heapq.heappush(self._expiries, expiry)
 
     def abandon(self) -> None:
         """Hand back a slot whose call was never sent (cancelled right after admission)."""
@@ -146,6 +155,14 @@ class SlidingWindowLimiter:
         self._log.complete(self._clock())
         self._dispatch()
 
+    def seed_calls(self, wall_times: list[float], margin_s: float = 2.0) -> None:
+        """Count calls an earlier process admitted at these Unix times (from a
+        :class:`CallJournal`) as if each completed ``margin_s`` after admission: Onefile
+        still counts them, so a restart or a standby taking over must not spend them again."""
+        now_wall, now = time.time(), self._clock()
+        self._log.seed([now - (now_wall - t) + margin_s + self.window_s for t in wall_times])
+        self._dispatch()
+
     def block_until(self, until: float) -> None:
         """Admit nothing before ``until`` on this limiter's clock (after a 429)."""
         self._log.block_until(until)
@@ -179,16 +196,37 @@ class SlidingWindowLimiter:
                 self._timer = asyncio.get_running_loop().call_later(delay, self._dispatch)
 
 
-class RateLimitedTransport(httpx.AsyncBaseTransport):
-    """Holds a limiter slot around every request the inner transport sends."""
+class CallJournal(Protocol):
+    """Durable record of admitted calls, shared by the processes using one customer token."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, limiter: SlidingWindowLimiter) -> None:
+    async def record_call(self, wall_time: float) -> None: ...
+
+    async def calls_since(self, wall_time: float) -> list[float]: ...
+
+
+class RateLimitedTransport(httpx.AsyncBaseTransport):
+    """Holds a limiter slot around every request the inner transport sends.
+
+    With a ``journal``, each admission is recorded before the request leaves, so the
+    next process (a restart, or a standby taking over) can seed its limiter with calls
+    Onefile still counts. A journal that fails is logged and does not stop the call.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, limiter: SlidingWindowLimiter,
+                 journal: CallJournal | None = None) -> None:
         self._inner = inner
         self.limiter = limiter
+        self.journal = journal
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await self.limiter.acquire()
         try:
+            if self.journal is not None:
+                try:
+                    await self.journal.record_call(time.time())
+                except Exception as exc:
+                    log.warning("could not record a Onefile call in the journal",
+                                error=str(exc) or type(exc).__name__)
             return await self._inner.handle_async_request(request)
         finally:
             self.limiter.release()

@@ -183,3 +183,10 @@ async def test_every_operation_is_timed_in_the_ledger_histogram(ledger):
     after = counts()
 
     assert all(after[op] > before[op] for op in before), (before, after)
+
+
+async def test_the_call_journal_returns_the_calls_since_a_time_in_order(ledger):
+    for at in (100.0, 160.5, 130.25):
+        await ledger.record_call(at)
+    assert await ledger.calls_since(130.0) == [130.25, 160.5]
+    assert await ledger.calls_since(200.0) == []

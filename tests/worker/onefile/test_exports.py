@@ -10,9 +10,9 @@ from worker.onefile import OnefileClient
 
 def test_public_names_are_pinned() -> None:
     assert sorted(onefile.__all__) == [
-        "ClientStats", "FrameworkTemplate", "LearningAim", "OnefileAuth", "OnefileClient",
-        "RateLimitedTransport", "SlidingWindowLimiter", "SlidingWindowLog", "Standard", "Unit",
-        "UnitSummary", "User",
+        "CallJournal", "ClientStats", "FrameworkTemplate", "LearningAim", "OnefileAuth",
+        "OnefileClient", "RateLimitedTransport", "SlidingWindowLimiter", "SlidingWindowLog",
+        "Standard", "Unit", "UnitSummary", "User",
     ]
     assert all(hasattr(onefile, name) for name in onefile.__all__)
 
@@ -22,7 +22,7 @@ def test_client_constructor_keywords_are_pinned() -> None:
     assert {name: p.default for name, p in params.items() if p.kind == p.KEYWORD_ONLY} == {
         "rate_limit_per_minute": 300, "timeout_s": 30.0, "page_size": 100, "max_attempts": 4,
         "max_429_wait_s": 300.0, "token_refresh_s": 23 * 3600, "transport": None,
-        "backoff_base_s": 0.5, "backoff_max_s": 10.0, "window_s": 60.0,
+        "backoff_base_s": 0.5, "backoff_max_s": 10.0, "window_s": 60.0, "journal": None,
     }
 
 

@@ -188,3 +188,56 @@ async def test_transport_releases_the_slot_when_the_call_fails() -> None:
             with pytest.raises(httpx.ConnectError):
                 await asyncio.wait_for(http.post("http://onefile.test/x"), 5)
     assert limiter.in_use() <= 1
+
+
+class MemoryJournal:
+    def __init__(self, calls: list[float] | None = None, fail: bool = False) -> None:
+        self.calls = list(calls or [])
+        self.fail = fail
+
+    async def record_call(self, wall_time: float) -> None:
+        if self.fail:
+            raise OSError("journal down")
+        self.calls.append(wall_time)
+
+    async def calls_since(self, wall_time: float) -> list[float]:
+        return [t for t in self.calls if t >= wall_time]
+
+
+async def test_seeded_calls_of_an_earlier_process_hold_their_slots_until_they_expire() -> None:
+    limiter = SlidingWindowLimiter(2, window_s=0.2)
+    limiter.seed_calls([time.time(), time.time()], margin_s=0.0)
+    assert limiter.in_use() == 2
+    waiting = asyncio.create_task(limiter.acquire())
+    await _settle()
+    assert not waiting.done()  # the earlier process's two calls still count
+    await asyncio.wait_for(waiting, timeout=5)
+
+
+async def test_seeded_calls_older_than_the_window_take_no_slot() -> None:
+    limiter = SlidingWindowLimiter(2, window_s=0.2)
+    limiter.seed_calls([time.time() - 10], margin_s=0.0)
+    assert limiter.in_use() == 0
+
+
+async def test_the_transport_journals_each_admitted_call_before_sending_it() -> None:
+    journal = MemoryJournal()
+    sent_after: list[int] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        sent_after.append(len(journal.calls))
+        return httpx.Response(204)
+
+    transport = RateLimitedTransport(httpx.MockTransport(server), SlidingWindowLimiter(5),
+                                     journal)
+    async with httpx.AsyncClient(transport=transport) as http:
+        for _ in range(3):
+            await http.post("http://onefile.test/x")
+    assert len(journal.calls) == 3 and sent_after == [1, 2, 3]
+
+
+async def test_a_failing_journal_does_not_stop_the_call() -> None:
+    transport = RateLimitedTransport(httpx.MockTransport(lambda r: httpx.Response(204)),
+                                     SlidingWindowLimiter(5), MemoryJournal(fail=True))
+    async with httpx.AsyncClient(transport=transport) as http:
+        assert (await http.post("http://onefile.test/x")).status_code == 204
