@@ -53,6 +53,11 @@ class Service:
         # Down from a lost connection until aio-pika has restored channels and consumer
         # (its `connected` event is set before that restore, so it cannot tell).
         self.link_up = False
+        # Calls an earlier active process made in the last minute still count at Onefile:
+        # they are read from the ledger's journal before this process's first call after
+        # becoming active (a standby's first delivery is its takeover) or reconnecting.
+        self._counted_earlier_calls = False
+        self._count_lock = asyncio.Lock()
         self.circuit = Circuit(settings.circuit_failure_threshold)
         self.client: OnefileClient | None = None
         self.ledger: Ledger | None = None
@@ -91,10 +96,6 @@ class Service:
             s.onefile_base_url, s.onefile_customer_token,
             rate_limit_per_minute=s.onefile_rate_limit_per_minute,
             timeout_s=s.onefile_timeout_s, page_size=s.onefile_page_size, journal=self.ledger)
-        earlier = await self.client.count_earlier_calls()
-        if earlier:
-            log.info("counting Onefile calls made in the last minute by an earlier process",
-                     calls=earlier, limit=s.onefile_rate_limit_per_minute)
         health = HealthServer(s.metrics_port, self.readiness)
         await health.start()
         try:
@@ -133,6 +134,7 @@ class Service:
     def _on_reconnect(self, *_: object) -> None:
         CONSUMERS_ACTIVE.set(1 if self.consumer_tag else 0)
         self.link_up = True
+        self._counted_earlier_calls = False
         log.info("reconnected to RabbitMQ; consumer restored")
 
     async def _start_consuming(self) -> None:
@@ -175,6 +177,7 @@ class Service:
         IN_FLIGHT.inc()
         LAST_MESSAGE_TIMESTAMP.set_to_current_time()
         try:
+            await self._count_earlier_calls()
             await self.handler.handle(message)
         except ConfigurationError as exc:
             await self._hand_back(message)
@@ -191,6 +194,17 @@ class Service:
         if (self.circuit.is_open or self.paused) and self._probe is None \
                 and not self.stopping.is_set():
             self._probe = asyncio.create_task(self._probe_until_healthy())
+
+    async def _count_earlier_calls(self) -> None:
+        assert self.client is not None
+        async with self._count_lock:
+            if self._counted_earlier_calls:
+                return
+            earlier = await self.client.count_earlier_calls()
+            self._counted_earlier_calls = True
+        if earlier:
+            log.info("counting Onefile calls made in the last minute by an earlier process",
+                     calls=earlier, limit=self.settings.onefile_rate_limit_per_minute)
 
     @staticmethod
     async def _hand_back(message: AbstractIncomingMessage) -> None:
