@@ -72,6 +72,11 @@ def run(
         fail(f"cannot start: {exc}", 2)
     except (OSError, WorkerError) as exc:
         fail(f"cannot start: {exc}")
+    except Exception as exc:  # the details are in the log; the operator gets one line
+        import structlog
+
+        structlog.get_logger("worker").exception("the worker stopped on an unexpected error")
+        fail(f"stopped on an unexpected error: {type(exc).__name__}: {exc}")
 
 
 @dlq_app.command("list")
