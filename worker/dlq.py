@@ -80,7 +80,7 @@ MAX_PEEK = 65_535  # prefetch_count is 16 bits: a deeper queue is rotated, never
 ROTATE_AT_DELIVERY_COUNT = 10
 DETAIL_COLUMN_CHARS = 60
 
-# Headers the broker sets on delivery: a copy never carries them.
+# Headers the broker sets on delivery (read for the delivery count; copy_headers drops them).
 _DELIVERY_HEADERS = ("x-delivery-count", "x-acquired-count")
 # What made it a dead letter: a replay starts afresh without them.
 _FAILURE_HEADERS = ("x-failure-reason", "x-failure-detail", "x-attempts",
@@ -178,7 +178,7 @@ def _copy(message: AbstractIncomingMessage, headers: dict[str, Any]) -> aio_pika
 
 def _replay_headers(message: AbstractIncomingMessage, replays: int) -> dict[str, Any]:
     headers = copy_headers(message, **{"x-replays": replays + 1})
-    for name in (*_FAILURE_HEADERS, *_DELIVERY_HEADERS):
+    for name in _FAILURE_HEADERS:  # copy_headers already drops the broker's own
         headers.pop(name, None)
     return headers
 
@@ -225,10 +225,8 @@ class _Pass:
     async def keep(self, message: AbstractIncomingMessage) -> None:
         """Leave it in the dead-letter queue: held unacked, or copied to the tail."""
         if self.rotate:
-            headers = copy_headers(message)
-            for name in _DELIVERY_HEADERS:
-                headers.pop(name, None)
-            await self._copy_then_ack(message, self.queue.name, headers, moving=False)
+            await self._copy_then_ack(message, self.queue.name, copy_headers(message),
+                                      moving=False)
 
     async def move(self, message: AbstractIncomingMessage, replays: int) -> None:
         await self._copy_then_ack(message, self.work_queue,

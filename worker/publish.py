@@ -21,7 +21,7 @@ __all__ = ["Publisher", "attempt_of", "copy_headers"]
 log = structlog.get_logger(__name__)
 
 # Headers RabbitMQ owns: a copy must not carry them, or 4.x refuses/ignores them.
-_BROKER_HEADERS = ("x-death", "x-delivery-count", "x-first-death-exchange",
+_BROKER_HEADERS = ("x-death", "x-delivery-count", "x-acquired-count", "x-first-death-exchange",
                    "x-first-death-queue", "x-first-death-reason", "x-last-death-exchange",
                    "x-last-death-queue", "x-last-death-reason")
 DETAIL_MAX_CHARS = 1000

@@ -12,7 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-__all__ = ["Assignment", "Ledger", "Progress"]
+__all__ = ["CALL_KEEP_S", "CALL_PRUNE_EVERY", "Assignment", "Ledger", "Progress"]
+
+#: The call journal keeps a few windows' worth of admissions, pruned every so many calls.
+CALL_KEEP_S = 600.0
+CALL_PRUNE_EVERY = 500
 
 
 @dataclass

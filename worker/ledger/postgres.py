@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from worker.errors import ConfigurationError, LedgerUnavailableError
-from worker.ledger.base import Assignment, Progress
+from worker.ledger.base import CALL_KEEP_S, CALL_PRUNE_EVERY, Assignment, Progress
 from worker.metrics import LEDGER_SECONDS
 from worker.startup import mask_url
 
@@ -69,9 +69,6 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
-#: The call journal keeps a few windows' worth of admissions, pruned every so many calls.
-CALL_KEEP_S = 600.0
-CALL_PRUNE_EVERY = 500
 
 #: Errors after which the same statement may well succeed: the server or the network.
 _TRANSIENT = (

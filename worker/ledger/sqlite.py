@@ -12,14 +12,11 @@ from pathlib import Path
 
 import aiosqlite
 
-from worker.ledger.base import Assignment, Progress
+from worker.ledger.base import CALL_KEEP_S, CALL_PRUNE_EVERY, Assignment, Progress
 from worker.metrics import LEDGER_SECONDS
 
 __all__ = ["SqliteLedger"]
 
-#: The call journal keeps a few windows' worth of admissions, pruned every so many calls.
-CALL_KEEP_S = 600.0
-CALL_PRUNE_EVERY = 500
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS assignments (
